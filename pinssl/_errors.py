@@ -1,0 +1,63 @@
+"""The exceptions pinssl raises.
+
+Every exception of the package derives from :class:`PinsslError`. Bad input
+(malformed DER, a pin string that is not a pin) is also a :class:`ValueError`;
+a refused connection is also an :class:`ssl.SSLCertVerificationError`, so
+clients that already handle certificate failures handle pin failures too.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+
+
+class PinsslError(Exception):
+    """Base class of every exception pinssl raises."""
+
+
+class MalformedDERError(PinsslError, ValueError):
+    """DER input that pinssl refuses to parse.
+
+    ``reason`` names what was wrong and ``offset`` is the byte position in the
+    input where the parser stopped.
+    """
+
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(f"malformed DER at offset {offset}: {reason}")
+        self.reason = reason
+        self.offset = offset
+
+
+class InvalidPinError(PinsslError, ValueError):
+    """A pin string, or a pin set, that pinssl cannot use."""
+
+
+class PinVerificationError(PinsslError, ssl.SSLCertVerificationError):
+    """The peer's verified chain holds no pinned public key.
+
+    ``hostname`` is the name the connection was made for (None on the server
+    side), ``expected`` the accepted pins and ``served`` the pins of the
+    certificates that were checked, leaf first, all as ``sha256/<base64>``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hostname: str | None,
+        expected: Sequence[str],
+        served: Sequence[str],
+    ) -> None:
+        # errno 1 keeps asyncio on 3.10 from turning this into a reset.
+        super().__init__(1, message)
+        self.hostname = hostname
+        self.expected = tuple(expected)
+        self.served = tuple(served)
+        self.reason = "PIN_VERIFICATION_FAILED"
+        self.library = "pinssl"
+        self.verify_code = 0
+        self.verify_message = message
+
+    def __str__(self) -> str:
+        return self.verify_message
