@@ -51,8 +51,12 @@ def _decode_base64(text: str, original: str) -> bytes:
 
 
 def _strip_prefix(text: str, original: str) -> str | None:
-    """The base64 after an OkHttp, curl or HPKP sha256 prefix; None if none."""
-    if text.startswith("sha256//"):
+    """The base64 after an OkHttp, curl or HPKP sha256 prefix; None if none.
+
+    ``sha256//X`` is curl's form, but it is also OkHttp's form of a digest
+    whose base64 starts with ``/``; only one reading has a valid length.
+    """
+    if text.startswith("sha256//") and len(text) != len("sha256/") + 44:
         return text[len("sha256//") :]
     if text.startswith("sha256/"):
         return text[len("sha256/") :]

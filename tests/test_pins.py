@@ -45,6 +45,14 @@ class TestParsePin:
         )
         assert parse_pin(base64.b64encode(digest).decode()) == digest
 
+    def test_okhttp_pin_whose_base64_starts_with_slash(self) -> None:
+        """sha256/ followed by base64 starting with '/' is not read as curl."""
+        digest = b"\xfc" + bytes(31)
+        encoded = base64.b64encode(digest).decode()
+        assert encoded.startswith("/")
+        assert parse_pin("sha256/" + encoded) == digest
+        assert parse_pin("sha256//" + encoded) == digest
+
     @pytest.mark.parametrize(
         ("text", "words"),
         [
