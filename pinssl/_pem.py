@@ -45,7 +45,9 @@ def pem_blocks(text: bytes | str) -> list[tuple[str, bytes]]:
     broken base64, or text without any usable block.
     """
     if len(text) > MAX_PEM_TEXT:
-        raise PEMError(f"PEM text of {len(text)} bytes exceeds the limit of {MAX_PEM_TEXT}")
+        raise PEMError(
+            f"PEM text of {len(text)} bytes exceeds the limit of {MAX_PEM_TEXT}"
+        )
     if isinstance(text, bytes):
         text = text.decode("ascii", errors="replace")
 

@@ -21,9 +21,7 @@ def _to_der(cert: Certificate) -> bytes:
             return cert
     if isinstance(cert, (str, bytes)):
         return pem_blocks(cert)[0][1]
-    raise TypeError(
-        f"expected DER bytes or PEM text, not {type(cert).__name__}"
-    )
+    raise TypeError(f"expected DER bytes or PEM text, not {type(cert).__name__}")
 
 
 def spki_der(cert: Certificate) -> bytes:

@@ -205,7 +205,9 @@ class TestPublicFunctions:
         der = certificate(*standard_tbs())
         body = base64.encodebytes(der).decode()
         pem = f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
-        expected_pin = "sha256/" + base64.b64encode(hashlib.sha256(SPKI).digest()).decode()
+        expected_pin = (
+            "sha256/" + base64.b64encode(hashlib.sha256(SPKI).digest()).decode()
+        )
 
         for form in (der, bytearray(der), memoryview(der), pem, pem.encode()):
             assert pinssl.spki_der(form) == SPKI
