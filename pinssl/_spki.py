@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 
 from pinssl import _backend
@@ -10,18 +10,32 @@ from pinssl._pem import looks_like_pem, pem_blocks
 
 Certificate = bytes | bytearray | memoryview | str
 
+_sha256 = hashlib.sha256
+_b2a_base64 = binascii.b2a_base64
 
-def _to_der(cert: Certificate) -> bytes:
-    """DER bytes from DER bytes or PEM text (the first usable block)."""
-    if isinstance(cert, bytes) and not looks_like_pem(cert):
-        return cert
-    if isinstance(cert, (bytearray, memoryview)):
-        cert = bytes(cert)
-        if not looks_like_pem(cert):
-            return cert
-    if isinstance(cert, (str, bytes)):
-        return pem_blocks(cert)[0][1]
-    raise TypeError(f"expected DER bytes or PEM text, not {type(cert).__name__}")
+
+def _spki_bytes(cert: Certificate) -> bytes:
+    """Slice the SPKI out of DER bytes, or out of the first usable PEM block.
+
+    DER is tried first, so the common case costs one parser call; text that
+    fails as DER is read as PEM when it looks like PEM.
+    """
+    if type(cert) is bytes:
+        der = cert
+    elif isinstance(cert, (bytearray, memoryview)):
+        der = bytes(cert)
+    elif isinstance(cert, str):
+        der = pem_blocks(cert)[0][1]
+    else:
+        raise TypeError(f"expected DER bytes or PEM text, not {type(cert).__name__}")
+
+    try:
+        _, offset, length = _backend.find_spki(der)
+    except ValueError:
+        if not isinstance(cert, str) and looks_like_pem(der):
+            return _spki_bytes(pem_blocks(der)[0][1])
+        raise
+    return der[offset : offset + length]
 
 
 def spki_der(cert: Certificate) -> bytes:
@@ -34,14 +48,12 @@ def spki_der(cert: Certificate) -> bytes:
     Raises :class:`pinssl.MalformedDERError` (a ``ValueError``) naming what
     was malformed and where, or :class:`pinssl.PEMError` for unusable PEM.
     """
-    der = _to_der(cert)
-    _, offset, length = _backend.find_spki(der)
-    return der[offset : offset + length]
+    return _spki_bytes(cert)
 
 
 def spki_sha256(cert: Certificate) -> bytes:
     """The raw 32-byte SHA-256 digest of ``cert``'s SubjectPublicKeyInfo."""
-    return hashlib.sha256(spki_der(cert)).digest()
+    return _sha256(_spki_bytes(cert)).digest()
 
 
 def spki_pin(cert: Certificate) -> str:
@@ -49,4 +61,5 @@ def spki_pin(cert: Certificate) -> str:
 
     Accepts what :func:`spki_der` accepts and raises what it raises.
     """
-    return "sha256/" + base64.b64encode(spki_sha256(cert)).decode("ascii")
+    digest = _sha256(_spki_bytes(cert)).digest()
+    return "sha256/" + _b2a_base64(digest, newline=False).decode("ascii")
