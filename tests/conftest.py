@@ -11,6 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pinssl import _backend, _der
+
 from certs import Cert, KeyType, cached_key
 from servers import (
     HTTPSServer,
@@ -19,6 +21,24 @@ from servers import (
     make_two_ca_world,
     tls_settings_for,
 )
+
+try:
+    from pinssl._spki_c import lib as C_LIB
+except ImportError:  # a pure install: only the Python parser exists
+    C_LIB = None
+
+PARSER_BACKENDS = ["python"] + (["c"] if C_LIB is not None else [])
+
+
+@pytest.fixture(params=PARSER_BACKENDS)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once on each parser backend this installation has."""
+    if request.param == "python":
+        monkeypatch.setattr(_backend, "_spki_span", _der.spki_span)
+    else:
+        assert C_LIB is not None
+        monkeypatch.setattr(_backend, "_spki_span", C_LIB.pinssl_spki_span)
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

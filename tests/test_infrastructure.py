@@ -9,10 +9,11 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import certs
 import pytest
-from certs import KEY_TYPES, Cert, KeyType
 from cryptography import x509
+
+import certs
+from certs import KEY_TYPES, Cert, KeyType
 from servers import (
     HTTPSServer,
     RenegotiatingServer,

@@ -12,22 +12,7 @@ import pytest
 import pinssl
 from pinssl import MalformedDERError, _backend, _der
 
-try:
-    from pinssl._spki_c import lib as C_LIB
-except ImportError:  # a pure install: only the Python parser exists
-    C_LIB = None
-
-BACKENDS = ["python"] + (["c"] if C_LIB is not None else [])
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test once on each available backend."""
-    if request.param == "python":
-        monkeypatch.setattr(_backend, "_spki_span", _der.spki_span)
-    else:
-        monkeypatch.setattr(_backend, "_spki_span", C_LIB.pinssl_spki_span)
-    return str(request.param)
+from conftest import C_LIB
 
 
 def tlv(tag: int, content: bytes) -> bytes:
