@@ -24,9 +24,11 @@ already left by then; none of them is application data:
   CertificateVerify signature before it sees whether the server is pinned. A
   server refused by the pins has learned the client's certificate (its identity)
   but cannot replay the signature elsewhere, since it covers this handshake.
-- The client's Finished message has been sent (in TLS 1.2 and 1.3 alike), so the
-  server considers the handshake complete and may already have sent data, such
-  as an SMTP or FTP banner or TLS 1.3 session tickets; nothing of it is read.
+- On a socket, the client's Finished message has been sent (in TLS 1.2 and 1.3
+  alike), so the server considers the handshake complete and may already have
+  sent data, such as an SMTP banner or TLS 1.3 session tickets; nothing of it
+  is read. With a memory BIO (asyncio, trio) the Finished message is still in
+  the outgoing buffer at the check, and a refused connection never sends it.
 - On the server side, a TLS 1.3 server has usually sent its session tickets
   before the client's certificate is checked. A refused client that resumes with
   such a ticket is refused again: its leaf never passed a check.
@@ -58,6 +60,12 @@ Other limits of the design:
   least recently used go first). Resuming a session whose entry was evicted
   fails with :class:`PinVerificationError`; connecting again without that
   session makes a full, checked handshake.
+
+Each pinned context also remembers the digests of the last 256 certificates (of
+up to 8 KiB each) it checked, keyed by their complete DER bytes, so that
+connecting again to the same server hashes nothing: only the very same
+certificate is served from this memo (:class:`CheckMemo`), never another one
+with the same subject or issuer.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ import hmac
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +187,68 @@ def _refusal(
     )
 
 
+MEMO_LIMIT = 256
+MEMO_LARGEST = 8192
+
+
+class CheckMemo:
+    """What a pinned context remembers between handshakes; bounded, thread-safe.
+
+    ``digests`` maps the complete DER bytes of a certificate to the SHA-256 of
+    its SubjectPublicKeyInfo (what pins name) and of the whole DER (what
+    :class:`ApprovedLeaves` keeps), so an entry is only ever served for the very
+    same certificate, never for another one with the same subject or issuer.
+    ``hosts`` maps a ``server_hostname`` to :func:`normalize_host` of it.
+    Lookups are single dict reads and take no lock; a miss computes the value,
+    then inserts it under a lock, dropping the oldest entry of that table once
+    it holds ``limit`` entries. Certificates longer than ``MEMO_LARGEST`` octets
+    are checked but never remembered, so a table holds at most
+    ``limit * MEMO_LARGEST`` octets of DER.
+    """
+
+    def __init__(self, limit: int = MEMO_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError(f"the limit must be at least 1, not {limit}")
+        self.limit = limit
+        self.digests: dict[bytes, tuple[bytes, bytes]] = {}
+        self.hosts: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def learn_digests(self, der: bytes) -> tuple[bytes, bytes]:
+        """Compute, remember and return the two digests of certificate ``der``.
+
+        Raises :class:`MalformedDERError` when ``der`` is not a certificate;
+        nothing is remembered then.
+        """
+        digests = (_backend.spki_sha256(der), hashlib.sha256(der).digest())
+        if len(der) <= MEMO_LARGEST:
+            self._insert(self.digests, der, digests)
+        return digests
+
+    def host_key(self, host: str | None) -> str | None:
+        """:func:`normalize_host` of ``host`` (None for None), remembered."""
+        if host is None:
+            return None
+        try:
+            return self.hosts[host]
+        except KeyError:
+            key = normalize_host(host)
+        self._insert(self.hosts, host, key)
+        return key
+
+    def clear(self) -> None:
+        """Forget every certificate and host name."""
+        with self._lock:
+            self.digests.clear()
+            self.hosts.clear()
+
+    def _insert(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        with self._lock:
+            if key not in table and len(table) >= self.limit:
+                del table[next(iter(table))]
+            table[key] = value
+
+
 def _matches(digest: bytes, pins: frozenset[bytes]) -> bool:
     """Whether ``digest`` is one of ``pins``, compared in constant time."""
     for pin in pins:
@@ -189,13 +260,15 @@ def _matches(digest: bytes, pins: frozenset[bytes]) -> bool:
 def _check(
     policy: PinPolicy,
     approved: ApprovedLeaves,
+    memo: CheckMemo,
     sslobj: Any,
     context: ssl.SSLContext,
 ) -> PinVerificationError | None:
     """Decide one finished handshake: None to accept, else the refusal.
 
     ``sslobj`` is the ``_ssl._SSLSocket`` of the connection. Exceptions are
-    left to the caller, which refuses on any of them.
+    left to the caller, which refuses on any of them. The leaf comes first and
+    the first match decides; certificates already seen cost a dict lookup.
     """
     host = sslobj.server_hostname
     pins = policy.every_host
@@ -236,7 +309,8 @@ def _check(
     leaf = sslobj.getpeercert(True)
     if leaf is None:
         return _refusal(host, "the peer sent no certificate", pins, [])
-    if _matches(_backend.spki_sha256(leaf), pins):
+    leaf_digests = memo.digests.get(leaf) or memo.learn_digests(leaf)
+    if _matches(leaf_digests[0], pins):
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("pinssl: %s accepted, its leaf key is pinned", host)
         return None
@@ -250,10 +324,9 @@ def _check(
             _served_leaf(sslobj, leaf),
         )
 
-    key = normalize_host(host) if host is not None else None
-    leaf_sha256 = hashlib.sha256(leaf).digest()
+    leaf_sha256 = leaf_digests[1]
     if sslobj.session_reused:
-        if approved.has(key, leaf_sha256):
+        if approved.has(memo.host_key(host), leaf_sha256):
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("pinssl: %s accepted, resumed a checked session", host)
             return None
@@ -269,9 +342,9 @@ def _check(
     if not chain:
         return _refusal(host, "OpenSSL returned no verified chain", pins, [])
     for position in range(1, len(chain)):
-        spki = _backend.spki_sha256(chain[position].public_bytes(_ENCODING_DER))
-        if _matches(spki, pins):
-            approved.add(key, leaf_sha256)
+        der = chain[position].public_bytes(_ENCODING_DER)
+        if _matches((memo.digests.get(der) or memo.learn_digests(der))[0], pins):
+            approved.add(memo.host_key(host), leaf_sha256)
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug(
                     "pinssl: %s accepted, pinned key at chain position %d",
@@ -287,25 +360,42 @@ def _check(
 def _decide(
     cls: Any, sslobj: Any, context: ssl.SSLContext
 ) -> PinVerificationError | None:
-    """Run :func:`_check`, turning any exception into a refusal (fail closed)."""
+    """Run :func:`_check`, turning any exception into a refusal (fail closed).
+
+    Building the refusal can fail too (a cause whose ``str()`` raises, no
+    memory left); the connection is then refused with a fixed message.
+    """
     try:
-        return _check(cls._pinssl_policy, cls._pinssl_approved, sslobj, context)
-    except Exception as cause:  # noqa: BLE001 - fail closed on any error
-        host = getattr(sslobj, "server_hostname", None)
-        error = _refusal(
-            host,
-            f"the pin check failed with {type(cause).__name__}: {cause}",
-            None,
-            [],
-            mismatch=False,
+        return _check(
+            cls._pinssl_policy, cls._pinssl_approved, cls._pinssl_memo, sslobj, context
         )
+    except Exception as cause:  # noqa: BLE001 - fail closed on any error
+        try:
+            host = getattr(sslobj, "server_hostname", None)
+            error = _refusal(
+                host,
+                f"the pin check failed with {type(cause).__name__}: {cause}",
+                None,
+                [],
+                mismatch=False,
+            )
+        except Exception:  # noqa: BLE001 - the refusal must not fail
+            error = PinVerificationError(
+                "pinssl: refused the connection: the pin check failed",
+                hostname=None,
+                expected=(),
+                served=(),
+            )
         error.__cause__ = cause
         return error
 
 
 def _log_refusal(error: PinVerificationError) -> None:
-    """One WARNING per refusal: host, reason, expected and served pins."""
-    _log.warning("%s", error.verify_message)
+    """One WARNING per refusal; a failing handler cannot undo the refusal."""
+    try:
+        _log.warning("%s", error.verify_message)
+    except Exception:  # noqa: BLE001, S110 - logging must not decide trust
+        pass
 
 
 class _PinnedSocket(_SocketBase):
@@ -317,6 +407,7 @@ class _PinnedSocket(_SocketBase):
 
     _pinssl_policy: PinPolicy
     _pinssl_approved: ApprovedLeaves
+    _pinssl_memo: CheckMemo
     _pinssl_state: PinVerificationError | bool | None = None
     _sslobj: Any
 
@@ -336,12 +427,12 @@ class _PinnedSocket(_SocketBase):
             return
 
         self._pinssl_state = error
-        _log_refusal(error)
         try:
             socket.socket.shutdown(self, socket.SHUT_RDWR)
         except OSError:
             pass
         self.close()
+        _log_refusal(error)
         raise error
 
     def _pinssl_before_io(self) -> None:
@@ -360,55 +451,35 @@ class _PinnedSocket(_SocketBase):
             "check; request the certificate in the handshake (CERT_REQUIRED)"
         )
 
-    def read(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().read(*args, **kwargs)
 
-    def write(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().write(*args, **kwargs)
+def _guarded(name: str) -> Any:
+    """A ``_PinnedSocket`` method that runs the check before ``SSLSocket.name``."""
 
-    def send(self, *args: Any, **kwargs: Any) -> Any:
+    def guarded(self: _PinnedSocket, *args: Any, **kwargs: Any) -> Any:
         if self._pinssl_state is not True:
             self._pinssl_before_io()
-        return super().send(*args, **kwargs)
+        return getattr(super(_PinnedSocket, self), name)(*args, **kwargs)
 
-    def sendall(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().sendall(*args, **kwargs)
+    guarded.__name__ = guarded.__qualname__ = name
+    guarded.__doc__ = f"``SSLSocket.{name}``, after the pin check."
+    return guarded
 
-    def sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().sendfile(*args, **kwargs)
 
-    def sendto(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().sendto(*args, **kwargs)
-
-    def recv(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().recv(*args, **kwargs)
-
-    def recv_into(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().recv_into(*args, **kwargs)
-
-    def recvfrom(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().recvfrom(*args, **kwargs)
-
-    def recvfrom_into(self, *args: Any, **kwargs: Any) -> Any:
-        if self._pinssl_state is not True:
-            self._pinssl_before_io()
-        return super().recvfrom_into(*args, **kwargs)
+# Every SSLSocket method that moves application bytes.
+_GUARDED_SOCKET_METHODS = (
+    "read",
+    "write",
+    "send",
+    "sendall",
+    "sendfile",
+    "sendto",
+    "recv",
+    "recv_into",
+    "recvfrom",
+    "recvfrom_into",
+)
+for _name in _GUARDED_SOCKET_METHODS:
+    setattr(_PinnedSocket, _name, _guarded(_name))
 
 
 class _PinnedObject(_ObjectBase):
@@ -420,6 +491,7 @@ class _PinnedObject(_ObjectBase):
 
     _pinssl_policy: PinPolicy
     _pinssl_approved: ApprovedLeaves
+    _pinssl_memo: CheckMemo
     _pinssl_state: PinVerificationError | bool | None = None
     _sslobj: Any
 
@@ -512,10 +584,10 @@ def pin_context(
     if policy.by_host and ctx.protocol == ssl.PROTOCOL_TLS_SERVER:
         raise _server_mapping_error()
 
-    approved = ApprovedLeaves()
     bound = {
         "_pinssl_policy": policy,
-        "_pinssl_approved": approved,
+        "_pinssl_approved": ApprovedLeaves(),
+        "_pinssl_memo": CheckMemo(),
         "__module__": __name__,
     }
     ctx.options |= _NO_RENEGOTIATION

@@ -8,6 +8,8 @@ two sets equal.
 
 from __future__ import annotations
 
+import struct
+
 MAX_INPUT = 1048576
 MAX_LENGTH_OCTETS = 3
 
@@ -42,6 +44,10 @@ _ISSUER_UID = 0x81
 _SUBJECT_UID = 0x82
 _EXTENSIONS = 0xA3
 _ANY = -1
+_FOUR = (0, 0, 0, 0)
+# Certificate and tbsCertificate tags and lengths: 30 82 hhll 30 8x hhll.
+_HEADS = struct.Struct(">BBHBBH")
+_CERTIFICATE_KIND = KIND_CERTIFICATE << KIND_SHIFT
 
 
 class _Refused(Exception):
@@ -211,7 +217,189 @@ def spki_span(der: bytes, length: int, kind: int) -> int:
 
     Success: ``kind << KIND_SHIFT | offset << SPAN_BITS | size``.
     Failure: ``-(offset << ERROR_SHIFT | code)``.
+
+    A certificate in the common shape is read by a flat walk that makes every
+    check the exact walk makes, and returns only when all of them passed. Any
+    other input, and anything unusual (long serials, lengths of three octets,
+    unique identifiers, DSA parameters, malformed DER), goes to the exact walk,
+    so results and errors are those of the exact walk.
     """
+    if (kind == KIND_CERTIFICATE or kind == KIND_ANY) and length == len(der):
+        try:
+            span = _certificate_fast(der, length)
+        except (IndexError, struct.error):
+            span = -1
+        if span >= 0:
+            return span
+    return _strict_span(der, length, kind)
+
+
+def _certificate_fast(der: bytes, length: int) -> int:
+    """The flat walk of a certificate: its packed span, or -1 to walk exactly.
+
+    Each element must end inside its parent, and the elements of a SEQUENCE
+    follow each other, so every byte read belongs to the element being read.
+    A read past the input raises IndexError (struct.error within the first
+    eight octets), which the caller turns into -1.
+    Length octets take the forms the exact walk accepts: short, or long with
+    one octet of at least 0x80 or two octets the first of which is not zero.
+    """
+    if length > MAX_INPUT:
+        return -1
+
+    # Certificate and tbsCertificate headers in one read: 30 82 hh ll 30 8x ...
+    tag, size, outer_size, tbs_tag, tbs_size, tbs_value = _HEADS.unpack_from(der)
+    if tag != _SEQUENCE or tbs_tag != _SEQUENCE or 4 + outer_size != length:
+        return -1
+    if size != 0x82 or outer_size < 0x100:
+        return -1
+    if tbs_size == 0x82 and tbs_value >= 0x100:
+        pos = 8
+        tbs_end = 8 + tbs_value
+    elif tbs_size == 0x81 and tbs_value >= 0x8000:
+        pos = 7
+        tbs_end = 7 + (tbs_value >> 8)
+    else:
+        return -1
+
+    # [0] version: a one-octet INTEGER is always minimal.
+    byte = der[pos]
+    if byte == _CONTEXT_0:
+        if der[pos + 1] != 3 or der[pos + 2] != _INTEGER or der[pos + 3] != 1:
+            return -1
+        pos += 5
+        byte = der[pos]
+
+    # serialNumber: a short, minimal INTEGER.
+    size = der[pos + 1]
+    if byte != _INTEGER or size == 0 or size >= 0x80:
+        return -1
+    if size > 1:
+        byte = der[pos + 2]
+        if byte == 0:
+            if der[pos + 3] < 0x80:
+                return -1
+        elif byte == 0xFF and der[pos + 3] >= 0x80:
+            return -1
+    pos += 2 + size
+
+    # signature, issuer, validity and subject: four SEQUENCEs.
+    for _ in _FOUR:
+        if der[pos] != _SEQUENCE:
+            return -1
+        size = der[pos + 1]
+        if size < 0x80:
+            pos += 2 + size
+            continue
+        byte = der[pos + 2]
+        if size == 0x81 and byte >= 0x80:
+            pos += 3 + byte
+        elif size == 0x82 and byte:
+            pos += 4 + (byte << 8 | der[pos + 3])
+        else:
+            return -1
+
+    # subjectPublicKeyInfo, with a short AlgorithmIdentifier.
+    spki_start = pos
+    if der[pos] != _SEQUENCE:
+        return -1
+    size = der[pos + 1]
+    if size < 0x80:
+        pos += 2
+    else:
+        byte = der[pos + 2]
+        if size == 0x81 and byte >= 0x80:
+            size = byte
+            pos += 3
+        elif size == 0x82 and byte:
+            size = byte << 8 | der[pos + 3]
+            pos += 4
+        else:
+            return -1
+    spki_end = pos + size
+    if spki_end > tbs_end or der[pos] != _SEQUENCE or der[pos + 2] != _OID:
+        return -1
+
+    size = der[pos + 1]
+    byte = der[pos + 3]
+    if size >= 0x80 or byte == 0 or byte >= 0x80:
+        return -1
+    algorithm_end = pos + 2 + size
+    pos += 4 + byte
+    if pos != algorithm_end:
+        # parameters: one element with a low tag number, ending the sequence.
+        size = der[pos + 1]
+        if der[pos] & 0x1F == 0x1F or size >= 0x80 or pos + 2 + size != algorithm_end:
+            return -1
+        pos = algorithm_end
+
+    # subjectPublicKey: a BIT STRING ending the SPKI.
+    if der[pos] != _BIT_STRING:
+        return -1
+    size = der[pos + 1]
+    if size < 0x80:
+        pos += 2
+    else:
+        byte = der[pos + 2]
+        if size == 0x81 and byte >= 0x80:
+            size = byte
+            pos += 3
+        elif size == 0x82 and byte:
+            size = byte << 8 | der[pos + 3]
+            pos += 4
+        else:
+            return -1
+    byte = der[pos]
+    if pos + size != spki_end or size == 0 or byte > 7 or (byte and size == 1):
+        return -1
+
+    # Nothing or [3] extensions up to the end of tbsCertificate.
+    pos = spki_end
+    if pos != tbs_end:
+        if der[pos] != _EXTENSIONS:
+            return -1
+        size = der[pos + 1]
+        if size < 0x80:
+            pos += 2 + size
+        else:
+            byte = der[pos + 2]
+            if size == 0x81 and byte >= 0x80:
+                pos += 3 + byte
+            elif size == 0x82 and byte:
+                pos += 4 + (byte << 8 | der[pos + 3])
+            else:
+                return -1
+        if pos != tbs_end:
+            return -1
+
+    # signatureAlgorithm (short), then the signature BIT STRING ending the input.
+    size = der[pos + 1]
+    if der[pos] != _SEQUENCE or size >= 0x80:
+        return -1
+    pos += 2 + size
+    if der[pos] != _BIT_STRING:
+        return -1
+    size = der[pos + 1]
+    if size < 0x80:
+        pos += 2
+    else:
+        byte = der[pos + 2]
+        if size == 0x81 and byte >= 0x80:
+            size = byte
+            pos += 3
+        elif size == 0x82 and byte:
+            size = byte << 8 | der[pos + 3]
+            pos += 4
+        else:
+            return -1
+    byte = der[pos]
+    if pos + size != length or size == 0 or byte > 7 or (byte and size == 1):
+        return -1
+    return _CERTIFICATE_KIND | spki_start << SPAN_BITS | (spki_end - spki_start)
+
+
+def _strict_span(der: bytes, length: int, kind: int) -> int:
+    """The exact walk: every kind, and the error that reached furthest."""
     if kind < KIND_ANY or kind > KIND_CSR:
         return -ERR_BAD_KIND
     if length > MAX_INPUT:
