@@ -74,7 +74,7 @@ print(json.dumps({
 }))
 """
 # The same, one module at a time: which import costs the RSS.
-IMPORT_STEPS = ("hashlib", "hmac", "logging", "dataclasses", "_cffi_backend", "pinssl")
+IMPORT_STEPS = ("hashlib", "hmac", "logging", "_cffi_backend", "pinssl")
 STEP_PROBE = r"""
 import importlib, json, ssl, sys
 

@@ -27,7 +27,6 @@ import ipaddress
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from threading import Lock
 from types import MappingProxyType
 
@@ -147,15 +146,10 @@ def parse_pattern(pattern: str) -> tuple[str, str]:
     return kind, _normalize_name(pattern, text)
 
 
-def _no_patterns() -> Mapping[str, frozenset[bytes]]:
-    return _EMPTY
-
-
 def _freeze(table: dict[str, frozenset[bytes]]) -> Mapping[str, frozenset[bytes]]:
     return MappingProxyType(table) if table else _EMPTY
 
 
-@dataclass(frozen=True)
 class PinPolicy:
     """The pins a pinned context enforces, by host; immutable.
 
@@ -165,11 +159,58 @@ class PinPolicy:
     (the part after ``*.`` or ``**.``) to pin sets.
     """
 
+    __slots__ = ("any_depth", "every_host", "exact", "one_label", "strict")
+
     every_host: frozenset[bytes] | None
-    exact: Mapping[str, frozenset[bytes]] = field(default_factory=_no_patterns)
-    one_label: Mapping[str, frozenset[bytes]] = field(default_factory=_no_patterns)
-    any_depth: Mapping[str, frozenset[bytes]] = field(default_factory=_no_patterns)
-    strict: bool = False
+    exact: Mapping[str, frozenset[bytes]]
+    one_label: Mapping[str, frozenset[bytes]]
+    any_depth: Mapping[str, frozenset[bytes]]
+    strict: bool
+
+    def __init__(
+        self,
+        every_host: frozenset[bytes] | None,
+        exact: Mapping[str, frozenset[bytes]] = _EMPTY,
+        one_label: Mapping[str, frozenset[bytes]] = _EMPTY,
+        any_depth: Mapping[str, frozenset[bytes]] = _EMPTY,
+        strict: bool = False,
+    ) -> None:
+        fields = {
+            "every_host": every_host,
+            "exact": exact,
+            "one_label": one_label,
+            "any_depth": any_depth,
+            "strict": strict,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PinPolicy is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PinPolicy is immutable; cannot delete {name!r}")
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.every_host,
+            dict(self.exact),
+            dict(self.one_label),
+            dict(self.any_depth),
+            self.strict,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PinPolicy):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return (
+            f"PinPolicy(every_host={self.every_host!r}, exact={dict(self.exact)!r}, "
+            f"one_label={dict(self.one_label)!r}, "
+            f"any_depth={dict(self.any_depth)!r}, strict={self.strict!r})"
+        )
 
     @classmethod
     def from_spec(cls, pins: PinSpec, *, strict: bool = False) -> PinPolicy:
