@@ -30,6 +30,13 @@ except ImportError:  # a pure install: only the Python parser exists
 PARSER_BACKENDS = ["python"] + (["c"] if C_LIB is not None else [])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of the load tests, which CI runs on their own."""
+    config.addinivalue_line(
+        "markers", "load: load and leak tests (about a minute); run with -m load"
+    )
+
+
 @pytest.fixture(params=PARSER_BACKENDS)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test once on each parser backend this installation has."""
