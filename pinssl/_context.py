@@ -14,7 +14,9 @@ sent). With ``verify_mode == CERT_NONE`` only the leaf's key, since nothing else
 was verified. A resumed session carries no verified chain: it is accepted when
 its leaf's key is pinned or when the same leaf passed a full check for the same
 host on the same context (a bounded set kept per context); any other resumed
-session is refused.
+session is refused. A full handshake whose leaf is in that set is accepted
+without reading the chain again: it is the very certificate whose issuer's key
+was found pinned before, and the handshake proved the server holds its key.
 
 What a check run after ``do_handshake`` cannot undo. The check needs the peer's
 certificate, which only a finished handshake provides, so some bytes have
@@ -324,12 +326,17 @@ def _check(
             _served_leaf(sslobj, leaf),
         )
 
+    # A leaf whose issuing chain already held a pinned key for this host is the
+    # very same certificate, signed by the same issuer key: accept it again
+    # without pulling the chain. Only this set can vouch for a resumed session,
+    # which carries no verified chain at all.
     leaf_sha256 = leaf_digests[1]
+    host_key = memo.host_key(host)
+    if approved.has(host_key, leaf_sha256):
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("pinssl: %s accepted, this leaf passed a full check", host)
+        return None
     if sslobj.session_reused:
-        if approved.has(memo.host_key(host), leaf_sha256):
-            if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("pinssl: %s accepted, resumed a checked session", host)
-            return None
         return _refusal(
             host,
             "the resumed session's certificate never passed a pin check for this "
@@ -344,7 +351,7 @@ def _check(
     for position in range(1, len(chain)):
         der = chain[position].public_bytes(_ENCODING_DER)
         if _matches((memo.digests.get(der) or memo.learn_digests(der))[0], pins):
-            approved.add(memo.host_key(host), leaf_sha256)
+            approved.add(host_key, leaf_sha256)
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug(
                     "pinssl: %s accepted, pinned key at chain position %d",

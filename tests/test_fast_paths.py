@@ -6,6 +6,7 @@ the handshake check (bounded, thread-safe, keyed by the whole certificate).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -231,6 +232,43 @@ class TestCheckMemo:
             two_cas.good_intermediate.cert.der,
         }
         assert memo.hosts == {"localhost": "localhost"}
+
+    def test_approved_leaf_skips_the_chain_for_that_host_only(
+        self,
+        two_cas: TwoCAWorld,
+        genuine_server: TLSServer,
+        rogue_server: TLSServer,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A leaf accepted through the chain is accepted again as itself alone."""
+        ctx = pinssl.create_default_context(
+            {
+                "localhost": [two_cas.good_intermediate.cert.pin],
+                "127.0.0.1": [two_cas.good_intermediate.cert.pin],
+            },
+            cafile=str(two_cas.cafile),
+        )
+        approved = ctx.sslsocket_class._pinssl_approved  # type: ignore[attr-defined]
+        caplog.set_level(logging.DEBUG, logger="pinssl")
+
+        with tls_connect(genuine_server.address, ctx):
+            pass
+        assert len(approved) == 1
+        assert "chain position 1" in caplog.text
+
+        caplog.clear()
+        with tls_connect(genuine_server.address, ctx):
+            pass
+        assert "this leaf passed a full check" in caplog.text
+        assert "chain position" not in caplog.text
+
+        caplog.clear()
+        with tls_connect(genuine_server.address, ctx, hostname="127.0.0.1"):
+            pass
+        assert "chain position 1" in caplog.text
+        with pytest.raises(PinVerificationError):
+            tls_connect(rogue_server.address, ctx)
+        assert len(approved) == 2
 
     def test_digests_are_those_of_the_certificate(
         self, twin_leaves: tuple[Cert, Cert]

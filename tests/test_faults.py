@@ -431,7 +431,9 @@ STAGES: dict[str, Stage] = {
     "sha256(leaf der)": Stage(on_der_digest, every(ALL_SCENES)),
     "compare_digest": Stage(on_context("_compare_digest"), every(ALL_SCENES)),
     "context.verify_mode": Stage(on_context("_raw_verify_mode"), every(ALL_SCENES)),
-    "sslobj.session_reused": Stage(on_sslobj("session_reused"), every(ALL_SCENES)),
+    "sslobj.session_reused": Stage(
+        on_sslobj("session_reused"), every((GENUINE, ROGUE, RESUMED_REFUSED))
+    ),
     "sslobj.get_verified_chain": Stage(
         on_sslobj("get_verified_chain"), every(FULL_HANDSHAKES)
     ),
@@ -439,11 +441,9 @@ STAGES: dict[str, Stage] = {
         on_sslobj("certificate.public_bytes"), every(FULL_HANDSHAKES)
     ),
     "spki_sha256(chain)": Stage(on_spki(of_leaf=False), every(FULL_HANDSHAKES)),
-    "memo.host_key": Stage(
-        on_method(CheckMemo, "host_key"), every((GENUINE, *RESUMED))
-    ),
+    "memo.host_key": Stage(on_method(CheckMemo, "host_key"), every(ALL_SCENES)),
     "approved.add": Stage(on_method(ApprovedLeaves, "add"), every((GENUINE,))),
-    "approved.has": Stage(on_method(ApprovedLeaves, "has"), every(RESUMED)),
+    "approved.has": Stage(on_method(ApprovedLeaves, "has"), every(ALL_SCENES)),
     "log.debug": Stage(on_log(logging.DEBUG), every((GENUINE, RESUMED_GENUINE))),
     "certificate.get_info": Stage(
         on_sslobj("certificate.get_info"), every((ROGUE,), DESCRIBED_WITHOUT)
