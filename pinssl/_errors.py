@@ -28,6 +28,9 @@ class MalformedDERError(PinsslError, ValueError):
         self.reason = reason
         self.offset = offset
 
+    def __reduce__(self) -> tuple[type[MalformedDERError], tuple[str, int]]:
+        return (type(self), (self.reason, self.offset))
+
 
 class InvalidPinError(PinsslError, ValueError):
     """A pin string, or a pin set, that pinssl cannot use."""
@@ -61,3 +64,23 @@ class PinVerificationError(PinsslError, ssl.SSLCertVerificationError):
 
     def __str__(self) -> str:
         return self.verify_message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments need a helper to survive pickling, which
+        # multiprocessing and concurrent.futures use to return exceptions.
+        return (
+            _rebuild_pin_error,
+            (self.verify_message, self.hostname, self.expected, self.served),
+        )
+
+
+def _rebuild_pin_error(
+    message: str,
+    hostname: str | None,
+    expected: Sequence[str],
+    served: Sequence[str],
+) -> PinVerificationError:
+    """Unpickle a :class:`PinVerificationError`."""
+    return PinVerificationError(
+        message, hostname=hostname, expected=expected, served=served
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import pickle
+import ssl
 
 import pytest
 from hypothesis import given
@@ -148,3 +150,29 @@ class TestFormat:
         except InvalidPinError:
             return
         assert len(digest) == 32
+
+
+class TestExceptions:
+    def test_errors_survive_pickling(self) -> None:
+        """Errors cross process boundaries (multiprocessing) with their fields."""
+        refusal = pinssl.PinVerificationError(
+            "pinssl: refused", hostname="h.example", expected=["a"], served=["b"]
+        )
+        malformed = pinssl.MalformedDERError("unexpected tag", 7)
+
+        copy = pickle.loads(pickle.dumps(refusal))
+        assert isinstance(copy, ssl.SSLCertVerificationError)
+        assert (copy.hostname, copy.expected, copy.served) == (
+            "h.example",
+            ("a",),
+            ("b",),
+        )
+        assert str(copy) == copy.verify_message == "pinssl: refused"
+        assert copy.errno == 1
+
+        again = pickle.loads(pickle.dumps(malformed))
+        assert (again.reason, again.offset, str(again)) == (
+            "unexpected tag",
+            7,
+            str(malformed),
+        )
