@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ssl
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -185,8 +186,9 @@ class TestValidation:
 
     def test_pattern_must_be_a_string(self) -> None:
         """A host pattern that is not a str raises TypeError."""
+        by_bytes_name: Any = {b"example.com": [PINS["A"]]}
         with pytest.raises(TypeError, match="str"):
-            PinPolicy.from_spec({b"example.com": [PINS["A"]]})  # type: ignore[dict-item]
+            PinPolicy.from_spec(by_bytes_name)
 
     def test_duplicate_after_normalization_is_refused(self) -> None:
         """Two spellings of one pattern raise instead of one silently winning."""
